@@ -77,8 +77,7 @@ def worker(spec: dict) -> dict:
     rss_import = current_rss_mb()
     n = spec["n"]
     kw = dict(segment_length=[n + 1], dilated_ratio=[1]) if spec["attention"] == "dense" else {}
-    model = create_model("", ARCH, 1536, global_pool=True, **kw).eval()
-    model.encoder.layers = model.encoder.layers[:spec["layers"]]
+    model = create_model("", ARCH, 1536, global_pool=True, depth=spec["layers"], **kw).eval()
     g = torch.Generator().manual_seed(1)
     x = torch.randn(1, n, 1536, generator=g)
     side = int(n ** 0.5) + 1
