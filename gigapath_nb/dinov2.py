@@ -296,7 +296,7 @@ class DINOLoss(nn.Module):
                 teacher_probs: torch.Tensor,  # [vt, b, k] targets
                ) -> torch.Tensor:
         logp = F.log_softmax(student_logits.float() / self.student_temp, dim=-1)
-        ce = -torch.einsum("tbk,sbk->tsb", teacher_probs, logp).mean(-1)  # [vt, vs]
+        ce = -(teacher_probs.float().unsqueeze(1) * logp.unsqueeze(0)).sum(-1).mean(-1)  # [vt, vs]; elementwise: stays fp32 under autocast
         keep = ~torch.eye(*ce.shape, dtype=torch.bool, device=ce.device)
         return ce[keep].mean()
 
