@@ -50,7 +50,7 @@ def test_directory_end_to_end_and_rerun(tmp_path):
 
 
 def test_kill_and_resume(tmp_path):
-    n_slides, n_tiles = 5, 24
+    n_slides, n_tiles = 6, 48
     make_slides(tmp_path / "tiles", n_slides, n_tiles)
     args = [CLI, "--tiles", tmp_path / "tiles", "--out", tmp_path / "feats", "--encoder", "vit_demo", "--batch-size", "4"]
     proc = subprocess.Popen(list(map(str, args)), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
