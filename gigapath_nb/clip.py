@@ -593,8 +593,8 @@ def clip_stage(cfg,  # `gigapath_nb.demo.DemoConfig`: reads cfg.out/cohort, cfg.
     train_df, test_df = patient_split(df[have].reset_index(drop=True), test_frac=test_frac, seed=cfg.seed)
     train_ds = SlideReportDataset(train_df, feat_dir)
     test_ds = SlideReportDataset(test_df, feat_dir, classes=train_ds.classes)
-    encoder, slide_config, source = demo_slide_encoder(Path(cfg.out) / "mae", int(train_ds.tiles(0)[0].shape[1]))
     set_seed(cfg.seed)
+    encoder, slide_config, source = demo_slide_encoder(Path(cfg.out) / "mae", int(train_ds.tiles(0)[0].shape[1]))
     ccfg = CLIPConfig.demo(epochs=epochs, seed=cfg.seed)
     model, ckpt, history = SlideCLIP(encoder, ccfg), stage_dir / "clip.pth", []
     if ckpt.is_file() and not getattr(cfg, "force", False):
