@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['set_seed', 'get_device', 'autocast_dtype', 'cache_dir', 'data_dir', 'atomic_write', 'get_logger',
+__all__ = ['set_seed', 'get_device', 'autocast_dtype', 'cache_dir', 'data_dir', 'atomic_write', 'read_state_dict', 'get_logger',
            'environment_report', 'info_cli']
 
 # %% ../nbs/00_core.ipynb #d46c5d35
@@ -90,6 +90,28 @@ def atomic_write(path: str | Path,  # the final file; its directory is created i
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+# %% ../nbs/00_core.ipynb #f2354649
+def read_state_dict(path: str | Path,  # local weights: .safetensors, or a torch file (.pth/.pt/.bin)
+                    expected: str = "a state dict",  # what the file should hold, for error messages
+                   ) -> dict[str, torch.Tensor]:
+    "Read a state dict from a local file (never a hub): unwrap `model`/`state_dict` wrappers and DDP `module.` prefixes."
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"{path} does not exist; pass the path of a local file holding {expected}")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+        sd = load_file(str(path))
+    else:
+        try: sd = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError:
+            try: sd = torch.load(path, map_location="cpu", weights_only=True)  # legacy (non-zip) files cannot be mmapped
+            except Exception as e: raise ValueError(f"cannot read {path} as a PyTorch checkpoint ({e}); expected {expected}") from e
+        except Exception as e: raise ValueError(f"cannot read {path} as a PyTorch checkpoint ({e}); expected {expected}") from e
+    for key in ("model", "state_dict"):
+        if isinstance(sd, dict) and isinstance(sd.get(key), dict): sd = sd[key]
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise ValueError(f"{path} holds no state dict of tensors; expected {expected}")
+    return {k.removeprefix("module."): v for k, v in sd.items()}
 
 # %% ../nbs/00_core.ipynb #03b9266a
 def get_logger(name: str = "gigapath_nb",  # logger name, usually the module's `__name__`

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from timm.layers import DropPath
 from torch import nn
 
+from .core import read_state_dict
 from .dilated_attention import MultiheadDilatedAttention
 
 # %% auto #0
@@ -238,18 +239,8 @@ MODEL_ARCHS = {
 # %% ../nbs/21_slide_encoder.ipynb #3792afec
 def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
     "Read a slide-encoder state dict from `.pth`/`.pt` (`{'model': sd}` or `sd`, `weights_only=True`) or `.safetensors`."
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"slide encoder checkpoint {path} does not exist; pass the path of slide_encoder.pth or '' for random init")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-        sd = load_file(str(path))
-    else:
-        try: sd = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e: raise ValueError(f"cannot read {path} as a PyTorch checkpoint ({e}); expected slide_encoder.pth holding {{'model': state_dict}}") from e
-        if isinstance(sd, dict) and isinstance(sd.get("model"), dict): sd = sd["model"]
-    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise ValueError(f"{path} holds no state dict of tensors; expected {{'model': state_dict}} or a state dict")
-    return {k.removeprefix("module."): v for k, v in sd.items() if k != "pos_embed"}
+    sd = read_state_dict(path, "slide_encoder.pth holding {'model': state_dict} (or '' for a random init)")
+    return {k: v for k, v in sd.items() if k != "pos_embed"}  # the reference may save its fixed position table
 
 # %% ../nbs/21_slide_encoder.ipynb #46701da4
 def load_pretrained(model: nn.Module, path: str | Path) -> nn.Module:

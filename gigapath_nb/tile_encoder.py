@@ -19,12 +19,12 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 from tqdm.auto import tqdm
 
-from .core import atomic_write, autocast_dtype, get_device, get_logger
+from .core import atomic_write, autocast_dtype, get_device, get_logger, read_state_dict
 
 # %% auto #0
-__all__ = ['ENCODER_CONFIGS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'log', 'create_tile_encoder', 'read_state_dict',
-           'load_encoder_weights', 'tile_transforms', 'H5TileBatches', 'write_tiles_h5', 'encode_batches',
-           'extract_features', 'extract_features_batch', 'extract_cli', 'load_pretrained', 'features_stage']
+__all__ = ['ENCODER_CONFIGS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'log', 'create_tile_encoder', 'load_encoder_weights',
+           'tile_transforms', 'H5TileBatches', 'write_tiles_h5', 'encode_batches', 'extract_features',
+           'extract_features_batch', 'extract_cli', 'load_pretrained', 'features_stage']
 
 # %% ../nbs/10_tile_encoder.ipynb #479d632a
 ENCODER_CONFIGS: dict[str, dict] = {
@@ -51,26 +51,11 @@ def create_tile_encoder(name: str = "gigapath",  # a key of `ENCODER_CONFIGS`
     return model
 
 # %% ../nbs/10_tile_encoder.ipynb #99cd228c
-def read_state_dict(path: str | Path,  # .safetensors, or a torch pickle (.bin/.pth/.pt)
-                   ) -> dict[str, torch.Tensor]:
-    "Read a state dict from a local file, unwrapping `model`/`state_dict` wrappers and `module.` prefixes."
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"tile-encoder weights {path} do not exist; pass the path of a local .bin/.pth/.safetensors file")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-        sd = load_file(str(path))
-    else:
-        try: sd = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError: sd = torch.load(path, map_location="cpu", weights_only=True)  # legacy (non-zip) format
-    for key in ("model", "state_dict"):
-        if isinstance(sd, dict) and key in sd and isinstance(sd[key], dict): sd = sd[key]
-    return {k.removeprefix("module."): v for k, v in sd.items()}
-
 def load_encoder_weights(model: nn.Module,  # the timm ViT to fill
                          path: str | Path,  # local weights file
                         ) -> nn.Module:
     "Load a local state dict into `model` strictly; on mismatch raise an error listing the keys and naming the file."
-    sd, own = read_state_dict(path), model.state_dict()
+    sd, own = read_state_dict(path, "tile-encoder weights (.bin/.pth/.safetensors with timm key names)"), model.state_dict()
     missing = sorted(set(own) - set(sd)); unexpected = sorted(set(sd) - set(own))
     shapes = sorted(f"{k}: file {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}" for k in set(sd) & set(own) if sd[k].shape != own[k].shape)
     if missing or unexpected or shapes:
