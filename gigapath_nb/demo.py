@@ -10,7 +10,7 @@ import html
 import importlib
 import json
 import time
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -108,6 +108,7 @@ def write_summary(records: list[dict], cfg: DemoConfig) -> Path:
 
 def run_demo(cfg: DemoConfig, stages: list[Stage] | None = None) -> Path:
     "Run the stages in order (resuming finished ones) and return the summary's path."
+    cfg = replace(cfg, out=Path(cfg.out).resolve())  # stages hand paths to papermill kernels, which run elsewhere
     cfg.out.mkdir(parents=True, exist_ok=True)
     records = []
     for stage in (stages or STAGES):

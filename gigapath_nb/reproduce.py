@@ -121,8 +121,9 @@ def reproduce(tasks: str | list[str], methods: str | list[str], out: str | Path 
     bad = [m for m in methods if m not in METHOD_NAMES]
     if bad: raise ValueError(f"unknown methods {bad}; choose from {', '.join(METHOD_NAMES)} or 'all'")
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    p = {"feature_dir": str(feature_dir), "manifest": str(manifest), "folds": folds, "seed": seed, "epochs": epochs,
-         "slide_encoder": str(slide_encoder), "slide_encoder_arch": slide_encoder_arch, **(params or {})}
+    absolute = lambda path: str(Path(path).resolve()) if str(path) else ""  # notebooks run in their own directories
+    p = {"feature_dir": absolute(feature_dir), "manifest": absolute(manifest), "folds": folds, "seed": seed, "epochs": epochs,
+         "slide_encoder": absolute(slide_encoder), "slide_encoder_arch": slide_encoder_arch, **(params or {})}
     jobs = [(t, m, out, dict(params=p, force=force, kernel_name=kernel_name, notebook_dir=notebook_dir)) for t in tasks for m in methods]
     rows = [{**results_row(out / t / m), "status": "skipped"} for t, m, *_ in jobs if (out / t / m / "results.json").exists() and not force]
     todo = [j for j in jobs if force or not (out / j[0] / j[1] / "results.json").exists()]
@@ -206,7 +207,7 @@ def main(argv: list[str] | None = None):
     ap.add_argument("--force", action="store_true", help="rerun finished runs")
     a = ap.parse_args(argv)
     table = reproduce(a.tasks, a.methods, a.out, a.feature_dir, a.manifest, a.folds, a.seed, a.epochs, a.slide_encoder,
-                      a.slide_encoder_arch, a.workers, a.force, params={"split_dir": a.split_dir})
+                      a.slide_encoder_arch, a.workers, a.force, params={"split_dir": str(Path(a.split_dir).resolve()) if a.split_dir else ""})
     print(to_markdown(table)); print(f"tables and figure in {a.out.resolve()}")
     return 1 if (table.status == "failed").any() else 0
 
