@@ -73,3 +73,15 @@ def test_cli_help_and_errors(tmp_path):
         main(["--tasks", "demo_subtype", "--methods", "svm", "--out", str(tmp_path)])
     with pytest.raises(KeyError, match="known tasks"):
         main(["--tasks", "no_such_task", "--out", str(tmp_path)])
+
+
+def test_cli_with_relative_paths(tmp_path, monkeypatch):
+    "Paths relative to the caller's directory reach the notebooks, which run in their own run directories."
+    from gigapath_nb.tasks import make_toy_cohort
+    make_toy_cohort(tmp_path / "cohort", n_slides=24)
+    monkeypatch.chdir(tmp_path)
+    code = main(["--tasks", "demo_subtype", "--methods", "linear_probe", "--out", "runs",
+                 "--feature-dir", "cohort/features", "--manifest", "cohort/manifest.csv", "--workers", "1"])
+    assert code == 0, (tmp_path / "runs" / "demo_subtype" / "linear_probe" / "error.txt").read_text()
+    res = json.loads((tmp_path / "runs" / "demo_subtype" / "linear_probe" / "results.json").read_text())
+    assert len(res["folds"]) == 3
