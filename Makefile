@@ -21,9 +21,9 @@ $(STAMP): settings.ini setup.py
 	@touch $(STAMP)
 	@echo "installed gigapath_nb into $(VENV) ($$(du -sh $(VENV) | cut -f1))"
 
-install: $(STAMP)  ## create $(VENV), install the package with its dev tools, register the Jupyter kernel
+install: $(STAMP)  ## create the virtualenv (.venv/, or VENV=...), install the package with its dev tools, register the Jupyter kernel
 
-demo: $(STAMP)  ## the main job: the offline demo, end to end (outputs in $(DEMO_OUT)/)
+demo: $(STAMP)  ## the main job: the offline demo, end to end (outputs in demo_out/, or DEMO_OUT=...)
 	$(BIN)/gigapath-demo --out $(DEMO_OUT)
 
 test: $(STAMP)  ## the whole test suite: sync checks, notebooks (slow cells skipped), pytest
@@ -54,5 +54,5 @@ lab: $(STAMP)  ## JupyterLab on the project's kernel
 bench: $(STAMP)  ## run the speed/memory benchmarks (writes benchmarks/results/)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-clean:  ## remove generated docs, runs and caches (keeps $(VENV))
+clean:  ## remove generated docs, runs and caches (keeps the virtualenv)
 	rm -rf _docs _proc _site _mkdocs runs $(DEMO_OUT) .pytest_cache
