@@ -10,10 +10,13 @@ FLOPs) and vs dense attention, in one run.
    attention (one segment, ratio 1: PyTorch's fused attention over the whole sequence), dense only up to
    `--dense-max` (its time grows as N^2). Writes a table and a log-log plot.
 
-Results: benchmarks/results/slide_encoder_{headline,scaling}.csv and slide_encoder_scaling.png.
+Results: benchmarks/results/slide_encoder_{headline,scaling}.csv and slide_encoder_scaling.png (a `_cuda` suffix
+with `--device cuda`, where the peak is also measured as GPU memory and attention uses PyTorch's flash kernel).
 
     python benchmarks/bench_slide_encoder.py [--n 10000] [--sizes 1000,3000,10000,30000,100000] [--dense-max 10000]
-                                             [--layers 12] [--skip-headline] [--skip-scaling]
+                                             [--layers 12] [--device cpu] [--skip-headline] [--skip-scaling]
+    # the GPU table of the issue: bf16 up to 100k tiles
+    python benchmarks/bench_slide_encoder.py --device cuda --scaling-dtype bf16 --sizes 1000,10000,100000,200000 --dense-max 100000
 """
 import argparse
 import csv
@@ -58,41 +61,57 @@ def current_rss_mb() -> float:
     except (OSError, IndexError): return float("nan")
 
 
-def matmul_floor(flops: float, dtype, size: int = 1024) -> float:
-    "Seconds that plain square matmuls of `flops` FLOPs take here now, in `dtype`."
+def sync(device: str):
+    "Wait for queued GPU work, so that wall-clock times cover it."
     import torch
-    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
-    torch.mm(a, b)
+    if device.startswith("cuda"): torch.cuda.synchronize(device)
+
+
+def matmul_floor(flops: float, dtype, device: str = "cpu") -> float:
+    "Seconds that plain square matmuls of `flops` FLOPs take here now, in `dtype` on `device`."
+    import torch
+    size = 1024 if device == "cpu" else 8192
+    a, b = (torch.randn(size, size, dtype=dtype, device=device) for _ in range(2))
+    torch.mm(a, b); sync(device)
     reps = max(1, round(flops / (2 * size ** 3)))
     t = time.perf_counter()
     for _ in range(reps): torch.mm(a, b)
+    sync(device)
     return (time.perf_counter() - t) * flops / (reps * 2 * size ** 3)
 
 
 def worker(spec: dict) -> dict:
-    "One forward in this process: `spec` = n, dtype ('fp32'|'bf16'), attention ('dilated'|'dense'), layers, floor, save."
+    "One forward in this process: `spec` = n, dtype ('fp32'|'bf16'), attention ('dilated'|'dense'), layers, device, floor, save."
     import torch
     from gigapath_nb.slide_encoder import create_model
     torch.manual_seed(0)
     rss_import = current_rss_mb()
     n = spec["n"]
     kw = dict(segment_length=[n + 1], dilated_ratio=[1]) if spec["attention"] == "dense" else {}
-    model = create_model("", ARCH, 1536, global_pool=True, depth=spec["layers"], **kw).eval()
+    device = spec.get("device", "cpu")
+    model = create_model("", ARCH, 1536, global_pool=True, depth=spec["layers"], **kw).eval().to(device)
     g = torch.Generator().manual_seed(1)
     x = torch.randn(1, n, 1536, generator=g)
     side = int(n ** 0.5) + 1
     cells = torch.randperm(side * side, generator=g)[:n]
     coords = (torch.stack([cells // side, cells % side], -1) * 256)[None].float()
+    x, coords = x.to(device), coords.to(device)
     bf16 = spec["dtype"] == "bf16"
+    autocast = lambda: torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16)
     fl = model_flops(model, n)
     out = dict(spec, flops_linear=fl["linear"], flops_attention=fl["attention"], rss_after_import_mb=rss_import)
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+    with torch.inference_mode(), autocast():
         model(x[:, :64], coords[:, :64])                 # warm-up: kernels, thread pool
     out["rss_before_forward_mb"] = current_rss_mb()
-    if spec.get("floor"): out["floor_s"] = matmul_floor(fl["linear"] + fl["attention"], torch.bfloat16 if bf16 else torch.float32)
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        t = time.perf_counter(); emb = model(x, coords)[0].float(); out["seconds"] = time.perf_counter() - t
+    if spec.get("floor"): out["floor_s"] = matmul_floor(fl["linear"] + fl["attention"], torch.bfloat16 if bf16 else torch.float32, device)
+    if device.startswith("cuda"): torch.cuda.reset_peak_memory_stats(device)
+    with torch.inference_mode(), autocast():
+        sync(device); t = time.perf_counter()
+        emb = model(x, coords)[0].float(); sync(device)
+        out["seconds"] = time.perf_counter() - t
     out["peak_rss_mb"] = peak_rss_mb()
+    if device.startswith("cuda"): out["peak_gpu_mb"] = torch.cuda.max_memory_allocated(device) / 2 ** 20
+    emb = emb.cpu()
     if spec.get("save"): torch.save(emb, spec["save"])
     return out
 
@@ -105,18 +124,19 @@ def run_worker(spec: dict) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def headline(n: int, layers: int) -> list[dict]:
+def headline(n: int, layers: int, device: str = "cpu") -> list[dict]:
     import torch
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for dtype in ("fp32", "bf16"):
-            r = run_worker(dict(n=n, dtype=dtype, attention="dilated", layers=layers, floor=True, save=f"{tmp}/{dtype}.pt"))
+            r = run_worker(dict(n=n, dtype=dtype, attention="dilated", layers=layers, device=device, floor=True, save=f"{tmp}/{dtype}.pt"))
             r["gflops_per_s"] = (r["flops_linear"] + r["flops_attention"]) / r["seconds"] / 1e9
             r["ratio_to_matmul_floor"] = r["seconds"] / r["floor_s"]
             rows.append(r)
             print(f"N={n} {dtype}: {r['seconds']:.1f} s, {r['gflops_per_s']:.0f} GFLOP/s, matmul floor {r['floor_s']:.1f} s "
                   f"(ratio {r['ratio_to_matmul_floor']:.2f}), peak RSS {r['peak_rss_mb']:.0f} MB "
-                  f"(after import torch {r['rss_after_import_mb']:.0f} MB, with model {r['rss_before_forward_mb']:.0f} MB)", flush=True)
+                  f"(after import torch {r['rss_after_import_mb']:.0f} MB, with model {r['rss_before_forward_mb']:.0f} MB)"
+                  + (f", peak GPU memory {r['peak_gpu_mb']:.0f} MB" if "peak_gpu_mb" in r else ""), flush=True)
         a, b = torch.load(f"{tmp}/fp32.pt"), torch.load(f"{tmp}/bf16.pt")
         rel = ((a - b).norm() / a.norm()).item()
     rows[1]["bf16_rel_error"] = rel
@@ -126,15 +146,16 @@ def headline(n: int, layers: int) -> list[dict]:
     return rows
 
 
-def scaling(sizes: list[int], dense_max: int, layers: int, dtype: str) -> list[dict]:
+def scaling(sizes: list[int], dense_max: int, layers: int, dtype: str, device: str = "cpu") -> list[dict]:
     rows = []
     for n in sizes:
         for attention in ("dilated", "dense"):
             if attention == "dense" and n > dense_max: continue
-            r = run_worker(dict(n=n, dtype=dtype, attention=attention, layers=layers))
+            r = run_worker(dict(n=n, dtype=dtype, attention=attention, layers=layers, device=device))
             rows.append(r)
-            print(f"N={n:>7} {attention:<8} {r['seconds']:8.1f} s  peak RSS {r['peak_rss_mb']:7.0f} MB "
-                  f"(model loaded: {r['rss_before_forward_mb']:.0f} MB)", flush=True)
+            print(f"N={n:>7} {attention:<8} {r['seconds']:8.2f} s  peak RSS {r['peak_rss_mb']:7.0f} MB "
+                  f"(model loaded: {r['rss_before_forward_mb']:.0f} MB)"
+                  + (f"  peak GPU memory {r['peak_gpu_mb']:7.0f} MB" if "peak_gpu_mb" in r else ""), flush=True)
     return rows
 
 
@@ -143,17 +164,18 @@ def plot_scaling(rows: list[dict], path: Path, title: str):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axs = plt.subplots(1, 2, figsize=(11, 4))
+    mem = "peak_gpu_mb" if any("peak_gpu_mb" in r for r in rows) else "peak_rss_mb"
     for attention, mk in (("dilated", "o-"), ("dense", "s--")):
         rs = [r for r in rows if r["attention"] == attention]
         if not rs: continue
         axs[0].loglog([r["n"] for r in rs], [r["seconds"] for r in rs], mk, label=attention)
-        axs[1].loglog([r["n"] for r in rs], [r["peak_rss_mb"] for r in rs], mk, label=attention)
+        axs[1].loglog([r["n"] for r in rs], [r[mem] for r in rs], mk, label=attention)
     dil = [r for r in rows if r["attention"] == "dilated"]
     if dil:
         ns = [r["n"] for r in dil]
         axs[0].loglog(ns, [dil[-1]["seconds"] * n / dil[-1]["n"] for n in ns], ":", color="grey", label="linear")
     axs[0].set(xlabel="tiles N", ylabel="forward seconds", title=title)
-    axs[1].set(xlabel="tiles N", ylabel="peak RSS (MB)")
+    axs[1].set(xlabel="tiles N", ylabel="peak GPU memory (MB)" if mem == "peak_gpu_mb" else "peak RSS (MB)")
     for ax in axs: ax.grid(True, which="both", alpha=0.3); ax.legend()
     fig.tight_layout(); fig.savefig(path, dpi=120)
 
@@ -171,18 +193,21 @@ def main(argv=None):
     p.add_argument("--dense-max", type=int, default=10_000, help="largest N for dense attention (its time grows as N^2)")
     p.add_argument("--layers", type=int, default=12, help="use only the first LAYERS layers (ratios are unaffected; faster)")
     p.add_argument("--scaling-dtype", default="fp32", choices=["fp32", "bf16"])
+    p.add_argument("--device", default="cpu", help="cpu, or cuda[:i] for the GPU table (flash SDPA; results get a _cuda suffix)")
     p.add_argument("--skip-headline", action="store_true"); p.add_argument("--skip-scaling", action="store_true")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.worker:
         print(json.dumps(worker(json.loads(a.worker)))); return
     RESULTS.mkdir(parents=True, exist_ok=True)
+    suffix = "" if a.device == "cpu" else "_" + a.device.split(":")[0]
     if not a.skip_headline:
-        write_csv(headline(a.n, a.layers), RESULTS / "slide_encoder_headline.csv")
+        write_csv(headline(a.n, a.layers, a.device), RESULTS / f"slide_encoder_headline{suffix}.csv")
     if not a.skip_scaling:
-        rows = scaling([int(s) for s in a.sizes.split(",")], a.dense_max, a.layers, a.scaling_dtype)
-        write_csv(rows, RESULTS / "slide_encoder_scaling.csv")
-        plot_scaling(rows, RESULTS / "slide_encoder_scaling.png", f"{ARCH} ({a.layers} layers, {a.scaling_dtype}), this CPU")
+        rows = scaling([int(s) for s in a.sizes.split(",")], a.dense_max, a.layers, a.scaling_dtype, a.device)
+        write_csv(rows, RESULTS / f"slide_encoder_scaling{suffix}.csv")
+        where = "this CPU" if a.device == "cpu" else a.device
+        plot_scaling(rows, RESULTS / f"slide_encoder_scaling{suffix}.png", f"{ARCH} ({a.layers} layers, {a.scaling_dtype}), {where}")
     print(f"results in {RESULTS}")
 
 
