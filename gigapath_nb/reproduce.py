@@ -93,7 +93,8 @@ def run_one(task: str, method: str, out: str | Path,
         import papermill as pm
         pm.execute_notebook(str(task_notebook(task, notebook_dir)), str(run_dir / "notebook.ipynb"), kernel_name=kernel_name,
                             parameters={**(params or {}), "task": task, "method": method, "out_dir": str(run_dir.resolve())},
-                            cwd=str(run_dir), progress_bar=False, log_output=False, execution_timeout=timeout)
+                            cwd=str(run_dir), progress_bar=False, log_output=False, execution_timeout=timeout,
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no kernel start-up chatter over the progress bar
         if not (run_dir / "results.json").exists(): raise RuntimeError(f"{run_dir}/notebook.ipynb finished without writing results.json")
     except BaseException as e:  # noqa: B036 - a batch must survive any failure of one run
         if isinstance(e, KeyboardInterrupt): raise
