@@ -17,11 +17,20 @@ KERNELSPEC = {"display_name": "Python (gigapath_nb)", "language": "python", "nam
 BIN = Path(sys.executable).parent
 
 
+def keep_cell_ids(nb, old_nb):
+    "Give cells whose source is unchanged their old ids, so that diffs (and nbdev's cell markers) show only real edits."
+    old = {}
+    for c in old_nb.cells: old.setdefault(c.source, []).append(c.get("id"))
+    for cell in nb.cells:
+        if old.get(cell.source): cell.id = old[cell.source].pop(0)
+
+
 def to_nb(src: Path, dst: Path):
-    "Percent script -> notebook with the project's kernel and no editor metadata."
+    "Percent script -> notebook with the project's kernel and no editor metadata (unchanged cells keep their ids)."
     nb = jupytext.read(src, fmt="py:percent")
     nb.metadata = {"kernelspec": KERNELSPEC}
     for cell in nb.cells: cell.metadata = {k: v for k, v in cell.metadata.items() if k == "tags"}
+    if dst.exists(): keep_cell_ids(nb, nbformat.read(dst, as_version=4))
     nbformat.write(nb, dst)
 
 
