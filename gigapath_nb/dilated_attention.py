@@ -58,7 +58,7 @@ def attention_lse(q: torch.Tensor,  # queries [B, H, L, D]
         except RuntimeError: pass  # shapes/dtypes the fused kernels refuse (e.g. head dim > 256): plain matmuls
     return attention_lse_naive(q, k, v, mask)
 
-# %% ../nbs/20_dilated_attention.ipynb #0501dfa4
+# %% ../nbs/20_dilated_attention.ipynb #33b03600
 def _augment(t: torch.Tensor, *cols: torch.Tensor | float) -> torch.Tensor:
     "`t [..., D]` with extra trailing columns (each a scalar or a tensor broadcastable to [..., 1]), in one copy."
     extra = [c if torch.is_tensor(c) else t.new_full((1,), c) for c in cols]
@@ -79,7 +79,7 @@ def attention_lse_blocked(q: torch.Tensor,  # queries [B, H, L, D]
     ka = _augment(k, 1., *key_bias).view(G, S, -1)                         # [k, 1, mask]
     va = _augment(v, 1.).view(G, S, D + 1)                                  # [v, 1]
     shift = torch.bmm(qa, ka[:, ::max(1, S // samples)].transpose(1, 2)).amax(-1).float()
-    if S == L: shift = torch.maximum(shift, (qa.float() * ka.float()).sum(-1))  # the diagonal logit
+    if S == L: shift = torch.maximum(shift, (qa * ka).sum(-1, dtype=torch.float32))  # the diagonal logit
     qa[..., D] = -shift.clamp(min=-1e4)
     acc = q.new_empty(G, L, D + 1)                                          # [sum_j e^(s_j - shift) v_j, sum_j e^(s_j - shift)]
     rows = max(1, block_elems // S)
@@ -88,8 +88,7 @@ def attention_lse_blocked(q: torch.Tensor,  # queries [B, H, L, D]
         kt, vv = ka[i:i + g].transpose(1, 2), va[i:i + g]
         for j in range(0, L, lq):
             torch.bmm(torch.bmm(qa[i:i + g, j:j + lq], kt).exp_(), vv, out=acc[i:i + g, j:j + lq])
-    denom = acc[..., D].float()
-    out, lse = (acc[..., :D] / denom[..., None]).to(q.dtype), denom.log() - qa[..., D].float()
+    out, lse = acc[..., :D] / acc[..., D:], acc[..., D].float().log() - qa[..., D].float()
     bad = (~torch.isfinite(lse).all(-1)).nonzero()[:, 0]                    # heads whose shift was far below a row's max
     if len(bad):
         m = None if mask is None else mask.to(q.dtype).expand(B, H, 1, S).reshape(G, 1, 1, S)[bad]
@@ -192,7 +191,7 @@ def dilated_attention_branch(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, 
     lse = scatter_dense(lse.transpose(1, 2).reshape(b, -1), bi, n, h, fill=-1e8)
     return out, lse
 
-# %% ../nbs/20_dilated_attention.ipynb #7186c139
+# %% ../nbs/20_dilated_attention.ipynb #7a823ed0
 def dilated_attention(q: torch.Tensor,  # queries [b, n, h, d]
                       k: torch.Tensor,  # keys [b, n, h, d]
                       v: torch.Tensor,  # values [b, n, h, d]
@@ -218,10 +217,10 @@ def dilated_attention(q: torch.Tensor,  # queries [b, n, h, d]
             rescale = torch.exp(run - new)[..., None]                              # for earlier branches' sum
             run = new
         if i: acc[:, :n * h] *= rescale                                         # recorded by autograd (constant factor)
-        acc.index_add_(1, bi.scatter, o.transpose(1, 2).reshape(b, -1, d).float() * w[..., None])
+        acc.index_add_(1, bi.scatter, (o.transpose(1, 2).reshape(b, -1, d) * w[..., None]).float())  # bf16 * fp32 is fp32: no extra copy
     return acc[:, :n * h].reshape(b, n, h, d).to(q.dtype)
 
-# %% ../nbs/20_dilated_attention.ipynb #356510bd
+# %% ../nbs/20_dilated_attention.ipynb #ea6848b6
 class MultiheadDilatedAttention(nn.Module):
     "Multi-head LongNet dilated self-attention with TorchScale's parameter names (`q_proj`, ..., `inner_attn_ln`)."
     def __init__(self, embed_dim: int,  # model width
@@ -257,7 +256,8 @@ class MultiheadDilatedAttention(nn.Module):
         "Self-attention over `x`; returns [b, n, embed_dim]."
         h, n = self.num_heads, x.shape[1]
         step = h if torch.is_grad_enabled() else max(1, min(h, self.chunk_tokens * h // max(n, 1)))
-        out = torch.cat([self.attend(x, i, min(step, h - i), key_padding_mask) for i in range(0, h, step)], dim=-1)
+        parts = [self.attend(x, i, min(step, h - i), key_padding_mask) for i in range(0, h, step)]
+        out = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
         if self.inner_attn_ln is not None: out = self.inner_attn_ln(out)
         return self.out_proj(out)
 
