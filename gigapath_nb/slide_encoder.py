@@ -67,11 +67,11 @@ def _as_int_list(v) -> list[int]:
     if isinstance(v, str): v = ast.literal_eval(v)
     return [int(x) for x in v]
 
-# %% ../nbs/21_slide_encoder.ipynb #02fddc2d
+# %% ../nbs/21_slide_encoder.ipynb #1c0d16fe
 class FeedForwardNetwork(nn.Module):
     "TorchScale's MLP: fc1 -> GELU (in float32) -> LayerNorm (subln) -> fc2 -> dropout; token chunks without autograd."
     def __init__(self, embed_dim: int, ffn_dim: int, dropout: float = 0.0, layernorm_eps: float = 1e-5, subln: bool = True,
-                 chunk_tokens: int = 8192,  # without autograd, run at most this many tokens at a time (bounds memory)
+                 chunk_tokens: int = 2048,  # without autograd, run at most this many tokens at a time (bounds memory)
                 ):
         super().__init__()
         self.fc1, self.fc2 = nn.Linear(embed_dim, ffn_dim), nn.Linear(ffn_dim, embed_dim)
